@@ -18,13 +18,18 @@ namespace {
 // clocks on a short run, time() at one second): read on until a step shows.
 constexpr double kProbeDeadlineSeconds = 2.5;
 
+// The source's tick length; when it is unknown (TSC calibration failed) the
+// benchmark is skipped with the reason.
+absl::StatusOr<double> NsPerTickOrSkip(benchmark::State& state, const TimerSource& source) {
+  absl::StatusOr<double> ns_per_tick = NsPerTick(source.unit);
+  if (!ns_per_tick.ok()) state.SkipWithError(std::string(ns_per_tick.status().message()).c_str());
+  return ns_per_tick;
+}
+
 template <uint64_t (*Read)()>
 void BM_TimerRead(benchmark::State& state, TimerSource source) {
-  absl::StatusOr<double> ns_per_tick = NsPerTick(source.unit);
-  if (!ns_per_tick.ok()) {
-    state.SkipWithError(std::string(ns_per_tick.status().message()).c_str());
-    return;
-  }
+  absl::StatusOr<double> ns_per_tick = NsPerTickOrSkip(state, source);
+  if (!ns_per_tick.ok()) return;
   StepStats steps;
   uint64_t previous = Read();
   for (auto _ : state) {
@@ -70,11 +75,8 @@ inline uint64_t AddLoop() {
 // the true cost and a large deviation (gettimeofday: mostly 0 or 1000 ns).
 template <uint64_t (*Read)()>
 void BM_MeasureLoop(benchmark::State& state, TimerSource source) {
-  absl::StatusOr<double> ns_per_tick = NsPerTick(source.unit);
-  if (!ns_per_tick.ok()) {
-    state.SkipWithError(std::string(ns_per_tick.status().message()).c_str());
-    return;
-  }
+  absl::StatusOr<double> ns_per_tick = NsPerTickOrSkip(state, source);
+  if (!ns_per_tick.ok()) return;
   // Welford's running mean and variance: a default run takes millions of
   // samples, too many to keep.
   double n = 0, mean = 0, m2 = 0;
