@@ -209,6 +209,10 @@ def main(argv=None):
     if args.min_time:
         bench_args.append(f"--benchmark_min_time={args.min_time}")
 
+    # Under `bazel run //tools:ci_regression` the working directory is the
+    # runfiles tree; the user's checkout is where they called it from.
+    if os.environ.get("BUILD_WORKING_DIRECTORY"):
+        os.chdir(os.environ["BUILD_WORKING_DIRECTORY"])
     repo = _run(["git", "rev-parse", "--show-toplevel"], capture=True).strip()
     out_dir = os.path.abspath(args.out_dir)
     os.makedirs(out_dir, exist_ok=True)
