@@ -59,7 +59,7 @@ enum vmx_program {
   VMX_PROG_CPUID = 6,       /* forever: arg x cpuid, then outb VMX_PORT_DONE */
   VMX_PROG_VMCALL = 7,      /* forever: arg x vmcall/vmmcall, then DONE */
   VMX_PROG_IOEVENTFD = 8,   /* forever: arg x outb VMX_PORT_IOEVENTFD, then DONE */
-  VMX_PROG_REP_OUTSB = 9,   /* forever: rep outsb of arg bytes to BENCH */
+  VMX_PROG_REP_OUTSB = 9,   /* forever: rep outsb of arg bytes to BENCH, DONE */
   VMX_PROG_PRINT_CHARS = 10,/* forever: "Hello, world!\n" char by char on CONSOLE */
   VMX_PROG_PRINT_STRING = 11,/* forever: "Hello, world!\n" through vmx_print */
   VMX_PROG_GUEST_LOOP = 12, /* forever: arg x the loop with no exit, then DONE */

@@ -121,6 +121,8 @@ class Machine {
   kvm::Vcpu& vcpu(int i) { return *vcpus_[i]; }
   VcpuState& state(int i) { return states_[i]; }
   kvm::Vm& vm() { return *vm_; }
+  // The eventfd KVM signals for each guest write to VMX_PORT_IOEVENTFD.
+  int ioeventfd() const { return eventfd_; }
 
   // Puts vCPU i at the guest's entry in long mode with program/argument.
   absl::Status Start(int i, vmx_program program, uint64_t arg);

@@ -123,6 +123,7 @@ void guest_main(uint64_t program, uint64_t vcpu, uint64_t arg, uint64_t flags) {
       for (;;) {
         uint64_t count = arg, src = VMX_SCRATCH;
         __asm__ volatile("rep outsb" : "+c"(count), "+S"(src) : "d"(VMX_PORT_BENCH) : "memory");
+        vmx_outb(VMX_PORT_DONE, 0);
       }
     case VMX_PROG_PRINT_CHARS:
       for (;;)
