@@ -4,8 +4,11 @@
  * The side-by-side reference for spawn/fork_exit/rss_mib:0 (spawn/README.md).
  * Optional MIB maps and touches that much private anonymous memory first
  * (4 KiB pages, MADV_NOHUGEPAGE), like spawn/fork_exit/rss_mib:MIB.
- * Usage: bare_fork_loop [FORKS] [ROUNDS] [MIB]; prints the best round's
- * microseconds per fork+exit+wait. */
+ * EXIT "_exit" makes the child _exit(0) instead, as spawn/fork_exit does:
+ * the same thing for this small program, but not once LD_PRELOAD has loaded
+ * C++ libraries whose destructors exit() would run.
+ * Usage: bare_fork_loop [FORKS] [ROUNDS] [MIB] [exit|_exit]; prints the best
+ * round's microseconds per fork+exit+wait and the number of mappings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +27,10 @@ int main(int argc, char** argv) {
   long forks = argc > 1 ? atol(argv[1]) : 2000;
   int rounds = argc > 2 ? atoi(argv[2]) : 5;
   long mib = argc > 3 ? atol(argv[3]) : 0;
-  if (forks <= 0 || rounds <= 0 || mib < 0) {
-    fprintf(stderr, "usage: %s [FORKS>0] [ROUNDS>0] [MIB>=0]\n", argv[0]);
+  int raw_exit = argc > 4 && strcmp(argv[4], "_exit") == 0;
+  if (forks <= 0 || rounds <= 0 || mib < 0 ||
+      (argc > 4 && !raw_exit && strcmp(argv[4], "exit") != 0)) {
+    fprintf(stderr, "usage: %s [FORKS>0] [ROUNDS>0] [MIB>=0] [exit|_exit]\n", argv[0]);
     return 2;
   }
   if (mib > 0) {
@@ -47,14 +52,26 @@ int main(int argc, char** argv) {
         perror("fork");
         return 1;
       }
-      if (pid == 0) exit(1);
+      if (pid == 0) {
+        if (raw_exit) _exit(0);
+        exit(1);
+      }
       while (wait(0) != pid) {
       }
     }
     double per_fork = (now_ns() - start) / forks / 1000.0;
     if (r == 0 || per_fork < best) best = per_fork;
   }
-  printf("bare fork+exit+wait (lat_proc fork), %ld MiB touched: %.2f us/fork (best of %d rounds of %ld)\n",
-         mib, best, rounds, forks);
+  /* Mappings (VMAs) are what fork walks besides the page tables. */
+  int mappings = 0;
+  FILE* maps = fopen("/proc/self/maps", "r");
+  if (maps != NULL) {
+    int c;
+    while ((c = fgetc(maps)) != EOF) mappings += c == '\n';
+    fclose(maps);
+  }
+  printf("bare fork+%s+wait (lat_proc fork), %ld MiB touched, %d mappings: %.2f us/fork "
+         "(best of %d rounds of %ld)\n",
+         raw_exit ? "_exit" : "exit", mib, mappings, best, rounds, forks);
   return 0;
 }
