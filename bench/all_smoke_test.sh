@@ -9,4 +9,4 @@ out="${TEST_TMPDIR}/all.json"
   --benchmark_out_format=json > "${TEST_TMPDIR}/stdout.txt"
 grep -q "timers/clock_gettime/monotonic" "${TEST_TMPDIR}/stdout.txt"
 "${runfiles}/tools/validate_results" "${out}" --readme "${runfiles}/README.md" \
-  --min-benchmarks 20 --require-prefix timers/
+  --min-benchmarks 20 --require-prefix timers/ --require-prefix spawn/

@@ -15,6 +15,7 @@
 #ifndef OSCOST_BENCH_HARNESS_H_
 #define OSCOST_BENCH_HARNESS_H_
 
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,12 @@ class BenchmarkPerf {
   // Pairs of {perf event name (see perf.h), counter name}.
   explicit BenchmarkPerf(const std::vector<std::pair<std::string, std::string>>& events,
                          PerfTarget target = {});
+  // So that BenchmarkPerf perf({{"page_faults", "faults"}}) picks this, not a copy.
+  BenchmarkPerf(std::initializer_list<std::pair<std::string, std::string>> events,
+                PerfTarget target = {})
+      : BenchmarkPerf(std::vector<std::pair<std::string, std::string>>(events), target) {}
+  BenchmarkPerf(const BenchmarkPerf&) = delete;
+  BenchmarkPerf& operator=(const BenchmarkPerf&) = delete;
   void Start() { counters_.Start(); }
   void Stop() { counters_.Stop(); }
   // Sets state.counters[counter name] = count / iterations for each available

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -30,6 +32,35 @@ TEST(HarnessTest, JsonNeverCarriesNonFiniteValues) {
   EXPECT_EQ(text.find("inf\""), std::string::npos) << text;
   EXPECT_EQ(text.find("NaN"), std::string::npos) << text;
   EXPECT_EQ(text.find("Infinity"), std::string::npos) << text;
+}
+
+void BM_TouchPages(benchmark::State& state) {
+  oscost::BenchmarkPerf perf({{"page_faults", "faults"}});
+  std::vector<std::vector<char>> keep;
+  perf.Start();
+  for (auto _ : state) keep.emplace_back(64 * 4096, 1);  // Fresh pages each time.
+  perf.Stop();
+  perf.Report(state);
+}
+
+// BenchmarkPerf reports per-iteration counts under the counter's name: 64
+// fresh pages per iteration fault at least ~64 times (malloc may reuse a
+// little, never all).
+TEST(HarnessTest, PerfCountersBecomePerIterationCounters) {
+  if (!ProbePerfEvent("page_faults").ok()) GTEST_SKIP() << ProbePerfEvent("page_faults");
+  benchmark::ClearRegisteredBenchmarks();
+  benchmark::RegisterBenchmark("harness_test/touch", BM_TouchPages)->Iterations(20);
+  std::ostringstream out, err;
+  FiniteJsonReporter json;
+  json.SetOutputStream(&out);
+  json.SetErrorStream(&err);
+  benchmark::RunSpecifiedBenchmarks(&json);
+  std::string text = out.str();
+  size_t at = text.find("\"faults\": ");
+  ASSERT_NE(at, std::string::npos) << text;
+  double faults = std::stod(text.substr(at + 10));
+  EXPECT_GE(faults, 32) << text;
+  EXPECT_LT(faults, 200) << text;
 }
 
 TEST(HarnessTest, DefaultResultsPathIsUnderWorkspaceResults) {
