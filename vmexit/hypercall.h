@@ -67,7 +67,7 @@ enum vmx_program {
   VMX_PROG_ENDLESS = 14,    /* a loop with no exit at all */
   VMX_PROG_EXIT_KINDS = 15, /* each user-space exit kind once, then exit(0) */
   VMX_PROG_BAD_PORT = 16,   /* outb to a port nobody serves */
-  VMX_PROG_FILES = 17,      /* file hypercalls driven by the host (tests) */
+  VMX_PROG_FILES = 17,      /* a file round trip, then escapes and bad addresses */
 };
 
 /* ---- Ports (the table). ------------------------------------------------ */

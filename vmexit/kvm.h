@@ -15,9 +15,9 @@
 //
 // Example:
 //   absl::StatusOr<Kvm> kvm = Kvm::Open();
-//   absl::StatusOr<Vm> vm = Vm::Create(*kvm);
-//   vm->AddMemory(0, 8 << 20);
-//   absl::StatusOr<std::unique_ptr<Vcpu>> vcpu = vm->CreateVcpu(0);
+//   absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Create(*kvm);
+//   (*vm)->AddMemory(0, 8 << 20);
+//   absl::StatusOr<std::unique_ptr<Vcpu>> vcpu = (*vm)->CreateVcpu(0);
 //   ... (*vcpu)->SetSregs(...), SetRegs(...) ...
 //   absl::Status s = (*vcpu)->TryRun();  // one KVM_RUN
 //   if (s.ok() && (*vcpu)->run()->exit_reason == KVM_EXIT_IO) ...

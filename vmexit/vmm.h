@@ -13,7 +13,7 @@
 //
 // Example:
 //   absl::StatusOr<kvm::Kvm> kvm = kvm::Kvm::Open();
-//   auto machine = Machine::Create(*kvm, {.vcpus = 1});
+//   absl::StatusOr<std::unique_ptr<Machine>> machine = Machine::Create(*kvm, {});
 //   (*machine)->Start(0, VMX_PROG_HELLO, 0);
 //   absl::StatusOr<uint64_t> status = (*machine)->RunToExit(0, absl::Seconds(10));
 //   std::cout << (*machine)->state(0).output;
@@ -116,6 +116,7 @@ class Machine {
     bool perf = false;  // count kvm:kvm_userspace_exit per vCPU thread
   };
   static absl::StatusOr<std::unique_ptr<Machine>> Create(const kvm::Kvm& kvm, const Options& options);
+  ~Machine();
 
   int vcpus() const { return static_cast<int>(vcpus_.size()); }
   kvm::Vcpu& vcpu(int i) { return *vcpus_[i]; }
@@ -159,8 +160,6 @@ class Machine {
   std::vector<uint8_t> cpuid_;
   int eventfd_ = -1;
   uint64_t flags_ = 0;  // VMX_FLAG_*
- public:
-  ~Machine();
 };
 
 }  // namespace vmexit
