@@ -67,6 +67,7 @@ struct ResidencySourceInfo {
   bool reports_exclusive;
   bool reports_counts;
   bool self_only;  // only the caller's own mappings
+  bool reports_zero_page;  // can tell the shared zero page (pagemap: when PFNs are visible)
   const char* description;
 };
 
