@@ -337,8 +337,9 @@ absl::StatusOr<Residency> PageScanner::Scan(uint64_t start, uint64_t end,
   r.end = end;
   r.counts_available = source == ResidencySource::kPagemapKpagecount && counts_available();
   if (!r.counts_available) {
+    // The privilege problem first: it is what the user can fix.
     r.counts_unavailable_reason =
-        SourceInfo(source).reports_counts
+        !counts_available()
             ? counts_reason_
             : absl::StrCat("the ", SourceName(source), " source reports no map counts");
   }
