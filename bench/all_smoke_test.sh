@@ -9,4 +9,14 @@ out="${TEST_TMPDIR}/all.json"
   --benchmark_out_format=json > "${TEST_TMPDIR}/stdout.txt"
 grep -q "timers/clock_gettime/monotonic" "${TEST_TMPDIR}/stdout.txt"
 "${runfiles}/tools/validate_results" "${out}" --readme "${runfiles}/README.md" \
-  --min-benchmarks 20 --require-prefix timers/ --require-prefix spawn/
+  --min-benchmarks 20 --require-prefix timers/ --require-prefix spawn/ --require-prefix vmexit/ --require-prefix maps/
+# Benchmarks share one process: none may leave memory behind for the next.
+# spawn's forks copy every page table, so the parent of
+# spawn/fork_exit/rss_mib:0 must be as small as the benchmark binary itself.
+/usr/bin/python3 - "${out}" <<'PY'
+import json, sys
+runs = {r["name"]: r for r in json.load(open(sys.argv[1]))["benchmarks"]}
+row = runs["spawn/fork_exit/rss_mib:0"]
+assert row.get("rss_mib", 0) < 32, f"parent carries {row.get('rss_mib')} MiB left by earlier benchmarks"
+print("spawn/fork_exit/rss_mib:0 parent rss:", row["rss_mib"], "MiB")
+PY

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   bazel-bootstrap   # Bazel 4.2.3
   g++
+  binutils          # vmexit guests: ld, objcopy
   libbenchmark-dev  # Google Benchmark 1.7.1
   libabsl-dev       # abseil 20220623
   libgtest-dev      # GoogleTest 1.12.1
