@@ -18,15 +18,20 @@ void BM_NonFinite(benchmark::State& state) {
   state.counters["inf"] = std::numeric_limits<double>::infinity();
 }
 
-TEST(HarnessTest, JsonNeverCarriesNonFiniteValues) {
+// Runs `fn` alone for `iterations` and returns what FiniteJsonReporter wrote.
+std::string RunToJson(const char* name, void (*fn)(benchmark::State&), int iterations) {
   benchmark::ClearRegisteredBenchmarks();
-  benchmark::RegisterBenchmark("harness_test/non_finite", BM_NonFinite)->Iterations(10);
+  benchmark::RegisterBenchmark(name, fn)->Iterations(iterations);
   std::ostringstream out, err;
   FiniteJsonReporter json;
   json.SetOutputStream(&out);
   json.SetErrorStream(&err);
   benchmark::RunSpecifiedBenchmarks(&json);
-  std::string text = out.str();
+  return out.str();
+}
+
+TEST(HarnessTest, JsonNeverCarriesNonFiniteValues) {
+  std::string text = RunToJson("harness_test/non_finite", BM_NonFinite, 10);
   EXPECT_NE(text.find("\"finite\": 1.5"), std::string::npos) << text;
   EXPECT_EQ(text.find("nan"), std::string::npos) << text;
   EXPECT_EQ(text.find("inf\""), std::string::npos) << text;
@@ -48,14 +53,7 @@ void BM_TouchPages(benchmark::State& state) {
 // little, never all).
 TEST(HarnessTest, PerfCountersBecomePerIterationCounters) {
   if (!ProbePerfEvent("page_faults").ok()) GTEST_SKIP() << ProbePerfEvent("page_faults");
-  benchmark::ClearRegisteredBenchmarks();
-  benchmark::RegisterBenchmark("harness_test/touch", BM_TouchPages)->Iterations(20);
-  std::ostringstream out, err;
-  FiniteJsonReporter json;
-  json.SetOutputStream(&out);
-  json.SetErrorStream(&err);
-  benchmark::RunSpecifiedBenchmarks(&json);
-  std::string text = out.str();
+  std::string text = RunToJson("harness_test/touch", BM_TouchPages, 20);
   size_t at = text.find("\"faults\": ");
   ASSERT_NE(at, std::string::npos) << text;
   double faults = std::stod(text.substr(at + 10));

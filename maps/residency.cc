@@ -178,6 +178,21 @@ const absl::StatusOr<uint64_t>& ScanReturnMask() {
   return *mask;
 }
 
+// A pagemap entry's bits as Page* flags; zero_pfn (0 when unknown) marks the
+// shared zero page.
+uint32_t PageFlags(uint64_t e, uint64_t zero_pfn) {
+  uint32_t flags = 0;
+  if (e & pagemap::kPresent) flags |= kPagePresent;
+  if (e & pagemap::kSwap) flags |= kPageSwapped;
+  if (e & pagemap::kMmapExclusive) flags |= kPageExclusive;
+  if (e & pagemap::kFile) flags |= kPageFileOrShared;
+  if (e & pagemap::kSoftDirty) flags |= kPageSoftDirty;
+  if ((flags & kPagePresent) && zero_pfn != 0 && (e & pagemap::kPfnMask) == zero_pfn) {
+    flags |= kPageZeroPfn;
+  }
+  return flags;
+}
+
 }  // namespace
 
 const std::vector<ResidencySourceInfo>& ResidencySources() {
@@ -447,19 +462,11 @@ absl::Status PageScanner::ScanPagemap(Residency& r, bool with_counts) const {
     }
     for (uint64_t i = 0; i < valid; ++i) {
       uint64_t e = entries[i];
-      uint32_t flags = 0;
-      if (e & pagemap::kPresent) flags |= kPagePresent;
-      if (e & pagemap::kSwap) flags |= kPageSwapped;
-      if (e & pagemap::kMmapExclusive) flags |= kPageExclusive;
-      if (e & pagemap::kFile) flags |= kPageFileOrShared;
-      if (e & pagemap::kSoftDirty) flags |= kPageSoftDirty;
+      uint32_t flags = PageFlags(e, zero_pfn_);
       uint32_t count = 0;
       if (flags & (kPagePresent | kPageSwapped)) {
         count = with_counts && !(flags & kPageSwapped) ? counts[i] : kCountUnknown;
-        if ((flags & kPagePresent) && zero_pfn_ != 0 && (e & pagemap::kPfnMask) == zero_pfn_) {
-          flags |= kPageZeroPfn;
-          count = with_counts ? 0 : kCountUnknown;
-        }
+        if (flags & kPageZeroPfn) count = with_counts ? 0 : kCountUnknown;
       }
       runs.Add(flags, count);
     }
@@ -488,15 +495,7 @@ absl::Status PageScanner::ScanPagemapPerPage(Residency& r) const {
       runs.Add(0, 0, total - i);
       break;
     }
-    uint32_t flags = 0;
-    if (e & pagemap::kPresent) flags |= kPagePresent;
-    if (e & pagemap::kSwap) flags |= kPageSwapped;
-    if (e & pagemap::kMmapExclusive) flags |= kPageExclusive;
-    if (e & pagemap::kFile) flags |= kPageFileOrShared;
-    if (e & pagemap::kSoftDirty) flags |= kPageSoftDirty;
-    if ((flags & kPagePresent) && zero_pfn_ != 0 && (e & pagemap::kPfnMask) == zero_pfn_) {
-      flags |= kPageZeroPfn;
-    }
+    uint32_t flags = PageFlags(e, zero_pfn_);
     runs.Add(flags, (flags & (kPagePresent | kPageSwapped)) ? kCountUnknown : 0);
   }
   return absl::OkStatus();
