@@ -20,3 +20,10 @@ row = runs["spawn/fork_exit/rss_mib:0"]
 assert row.get("rss_mib", 0) < 32, f"parent carries {row.get('rss_mib')} MiB left by earlier benchmarks"
 print("spawn/fork_exit/rss_mib:0 parent rss:", row["rss_mib"], "MiB")
 PY
+# A filter that matches nothing is an error, and leaves no results file.
+mkdir -p "${TEST_TMPDIR}/ws"
+if BUILD_WORKSPACE_DIRECTORY="${TEST_TMPDIR}/ws" "${runfiles}/bench/all" \
+     --benchmark_filter='^no such benchmark$' 2>/dev/null; then
+  echo "a filter matching nothing exited 0" >&2; exit 1
+fi
+[[ -z "$(ls -A "${TEST_TMPDIR}/ws/results" 2>/dev/null)" ]] || { echo "left a results file" >&2; exit 1; }

@@ -1,6 +1,10 @@
 #include "bench/context.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -11,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -93,6 +98,28 @@ std::string Mitigations() {
 
 std::string Bool(bool b) { return b ? "true" : "false"; }
 
+// /dev/kvm's API version and the KVM modules loaded: which backend runs our
+// guests decides what a VM exit costs (kvm_intel/kvm_amd use the hardware;
+// kvm_pvm, a paravirtual backend for hosts without it, emulates).
+std::string KvmDescription() {
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Unknown(absl::ErrnoToStatus(errno, "open /dev/kvm"));
+  int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+  int err = errno;
+  close(fd);
+  if (api < 0) return Unknown(absl::ErrnoToStatus(err, "KVM_GET_API_VERSION"));
+  std::vector<std::string> modules;
+  if (DIR* d = opendir("/sys/module")) {
+    while (dirent* e = readdir(d)) {
+      if (absl::StartsWith(e->d_name, "kvm")) modules.emplace_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(modules.begin(), modules.end());
+  return absl::StrCat("api ", api, "; modules ",
+                      modules.empty() ? "(none listed: built in)" : absl::StrJoin(modules, " "));
+}
+
 }  // namespace
 
 const std::vector<std::string>& ContextPerfEvents() {
@@ -113,6 +140,7 @@ const std::vector<absl::string_view>& ContextKeys() {
       "tsc_constant",       "tsc_nonstop",       "tsc_invariant",    "tsc_hz",
       "tsc_calibration",    "hypervisor",        "hypervisor_vendor", "cpu_mitigations",
       "thp_enabled",        "thp_defrag",        "perf_hw_counters", "perf_events",
+      "kvm",
   };
   return *keys;
 }
@@ -176,6 +204,7 @@ std::vector<std::pair<std::string, std::string>> CollectContext() {
                           : absl::StrCat("unavailable (", hw_missing.empty() ? "" : hw_missing[0],
                                          ")"));
   out.emplace_back("perf_events", absl::StrJoin(events, "; "));
+  out.emplace_back("kvm", KvmDescription());
   return out;
 }
 

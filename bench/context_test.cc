@@ -1,5 +1,8 @@
 #include "bench/context.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -49,6 +52,14 @@ TEST(ContextTest, ValuesAgreeWithTheKernel) {
     EXPECT_EQ(ctx["hypervisor_vendor"], "none");
   }
   EXPECT_NE(ctx["perf_events"].find("page_faults="), std::string::npos);
+  // /dev/kvm, opened independently: the key says api N exactly when it opens.
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    close(fd);
+    EXPECT_EQ(ctx["kvm"].rfind("api 12; modules ", 0), 0u) << ctx["kvm"];
+  } else {
+    EXPECT_EQ(ctx["kvm"].rfind("unknown (open /dev/kvm", 0), 0u) << ctx["kvm"];
+  }
 }
 
 // Every key is documented in the README, which is the key list users read.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -125,12 +126,15 @@ int RunBenchmarkMain(int argc, char** argv) {
     for (const auto& [key, value] : CollectContext()) benchmark::AddCustomContext(key, value);
   }
   FiniteJsonReporter json;
-  if (json_out && !list_only) {
-    benchmark::RunSpecifiedBenchmarks(nullptr, &json);
-  } else {
-    benchmark::RunSpecifiedBenchmarks();
-  }
+  size_t ran = json_out && !list_only ? benchmark::RunSpecifiedBenchmarks(nullptr, &json)
+                                      : benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (ran == 0 && !list_only) {
+    // Google Benchmark has said that the filter matched nothing; an empty
+    // results file would only confuse the dashboard.
+    if (!out_path.empty()) unlink(out_path.c_str());
+    return 1;
+  }
   if (!out_path.empty()) std::fprintf(stderr, "oscost: JSON results written to %s\n", out_path.c_str());
   return 0;
 }

@@ -31,7 +31,8 @@ namespace oscost {
 // results/<UTC timestamp>.json under $BUILD_WORKSPACE_DIRECTORY (bazel run)
 // or the current directory, and its path is printed on stderr. Non-finite
 // counter values are dropped from the JSON (Google Benchmark would write bare
-// NaN/Infinity, which JSON parsers reject). Returns the process exit code.
+// NaN/Infinity, which JSON parsers reject). Returns the process exit code:
+// 0, or 1 when the filter matched no benchmark (no results file is left).
 int RunBenchmarkMain(int argc, char** argv);
 
 // The default results path for a run starting now.
