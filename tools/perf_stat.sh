@@ -12,11 +12,13 @@
 # Output: one block per benchmark: its name, then one line per event:
 #   <benchmark name>
 #     <event>  <count>  [<unit>]   (or: <not supported>/<not counted>)
+# Counts cover the whole process: start-up, context collection (~0.1 s of TSC
+# calibration) and the benchmark's run.
 set -euo pipefail
 
 events="task-clock,page-faults,context-switches,cpu-migrations,cycles,instructions"
 filter="."
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while getopts "e:f:h" opt; do
   case "$opt" in
     e) events="$OPTARG" ;;
@@ -46,10 +48,13 @@ if [[ ${#names[@]} -eq 0 ]]; then echo "perf_stat: no benchmark matches '$filter
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for name in "${names[@]}"; do
   # Anchor the exact name; escape regex metacharacters it may contain.
-  re="^$(printf '%s' "$name" | sed 's/[][\.*^$+?(){}|/]/\\&/g')\$"
+  re="^$(printf '%s' "$name" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$"
   perf stat -x, -e "$events" -o "$tmp/stat.csv" -- "$binary" --benchmark_filter="$re" \
     --benchmark_out="$tmp/run.json" --benchmark_out_format=json "$@" > "$tmp/out.txt" 2>"$tmp/err.txt" || {
       echo "perf_stat: $name failed:" >&2; cat "$tmp/err.txt" >&2; exit 1; }
+  # The benchmark must really have run: its row is in the JSON.
+  grep -qF "\"name\": \"$name\"" "$tmp/run.json" || {
+    echo "perf_stat: $name did not run (filter $re):" >&2; cat "$tmp/err.txt" >&2; exit 1; }
   echo "$name"
   # perf's CSV: count,unit,event,run-time,percentage,... ; comments start with #.
   awk -F, '!/^#/ && NF >= 3 { printf "  %-20s %s %s\n", $3, $1, $2 }' "$tmp/stat.csv"
