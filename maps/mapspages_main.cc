@@ -37,7 +37,7 @@ constexpr char kUsage[] =
     "  0    present, but the kernel keeps no map count (zero page, [vvar])\n"
     "\n"
     "  --range START-END  only pages in [START, END) (hex addresses, 0x optional)\n"
-    "  --json             the same as one JSON object (see maps/README.md)\n"
+    "  --json             the same as one JSON object (see README.md, Page residency)\n"
     "  --source NAME      pagemap_kpagecount (default as root), pagemap (default\n"
     "                     otherwise), pagemap_scan, pagemap_per_page, or mincore\n"
     "                     (own process only)\n"

@@ -1,7 +1,7 @@
 /* bare_fork_loop: lmbench's `lat_proc fork` loop with no harness: fork, the
  * child exits at once (exit(1), as lat_proc's child does), the parent waits
  * for it (`while (wait(0) != pid)`, as lat_proc does), timed as a whole.
- * The side-by-side reference for spawn/fork_exit/rss_mib:0 (spawn/README.md).
+ * The side-by-side reference for spawn/fork_exit/rss_mib:0 (README.md, "Process creation").
  * Optional MIB maps and touches that much private anonymous memory first
  * (4 KiB pages, MADV_NOHUGEPAGE), like spawn/fork_exit/rss_mib:MIB.
  * EXIT "_exit" makes the child _exit(0) instead, as spawn/fork_exit does:

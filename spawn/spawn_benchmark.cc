@@ -1,6 +1,6 @@
 // spawn_benchmark.cc: what process creation costs, method by method, as the
 // parent grows; and what new namespaces add. Names are a public interface
-// (spawn/README.md):
+// (README.md, "Process creation"):
 //   spawn/fork_exit/rss_mib:N      fork, child _exit(0), parent waitpid
 //   spawn/<method>/rss_mib:N       start //spawn:spawn_helper by <method>, wait
 //   spawn/clone_ns/<set>           clone into new namespaces, child exits, wait
@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "benchmark/benchmark.h"
 #include "bench/harness.h"
+#include "bench/timers.h"
 #include "spawn/spawn.h"
 
 namespace oscost {
@@ -45,15 +46,12 @@ constexpr int kRssMib[] = {0, 64, 256, 1024};
 constexpr size_t kPageBytes = 4096;
 constexpr size_t kMib = 1 << 20;
 
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+// CLOCK_MONOTONIC in ns, as signed so that differences stay signed. The
+// helper program reads the same clock for child_start_us.
+int64_t MonotonicNs() { return static_cast<int64_t>(timer_read::ClockGettime<CLOCK_MONOTONIC>()); }
 
 // The parent's page faults, counted for this thread only (inherit off: the
-// children's own faults are not in it). Spelled as a vector because the
-// braced {{...}} form is ambiguous with BenchmarkPerf's copy constructor.
+// children's own faults are not in it).
 std::vector<std::pair<std::string, std::string>> ParentFaults() {
   return {{"page_faults", "parent_page_faults"}};
 }
@@ -143,13 +141,33 @@ bool PrepareParent(benchmark::State& state, int size, double* rss_mib) {
   return true;
 }
 
-void ReportCommon(benchmark::State& state, BenchmarkPerf& perf, const std::string& method,
-                  int size, double rss_mib, int64_t loop_ns, double child_start_ns_sum) {
+// The timed loop of every rss_mib row: `spawn_once()` starts one child,
+// reaps it and returns the child's first CLOCK_MONOTONIC reading; an error
+// skips the benchmark with its message. Reports parent_page_faults,
+// rss_mib, child_start_us and ns_per_mib.
+template <typename SpawnOnce>
+void TimeSpawns(benchmark::State& state, const std::string& method, int size, double rss_mib,
+                SpawnOnce spawn_once) {
+  BenchmarkPerf perf(ParentFaults());
+  double start_sum = 0;
+  perf.Start();
+  const int64_t begin = MonotonicNs();
+  for (auto _ : state) {
+    const int64_t t0 = MonotonicNs();
+    absl::StatusOr<int64_t> child_ns = spawn_once();
+    if (!child_ns.ok()) {
+      state.SkipWithError(std::string(child_ns.status().message()).c_str());
+      break;
+    }
+    start_sum += static_cast<double>(*child_ns - t0);
+  }
+  const int64_t loop_ns = MonotonicNs() - begin;
+  perf.Stop();
   perf.Report(state);
   double iters = static_cast<double>(state.iterations());
   if (iters <= 0) return;
   state.counters["rss_mib"] = rss_mib;
-  state.counters["child_start_us"] = child_start_ns_sum / iters / 1000.0;
+  state.counters["child_start_us"] = start_sum / iters / 1000.0;
   double slope = RecordAndFit(method, size, rss_mib, loop_ns / iters);
   if (slope == slope) state.counters["ns_per_mib"] = slope;  // Left out when NaN.
 }
@@ -166,29 +184,18 @@ void BM_ForkExit(benchmark::State& state, int size) {
     state.SkipWithError("mmap of the shared timestamp page failed");
     return;
   }
-  BenchmarkPerf perf(ParentFaults());
-  double start_sum = 0;
-  perf.Start();
-  int64_t begin = MonotonicNs();
-  for (auto _ : state) {
-    int64_t t0 = MonotonicNs();
+  TimeSpawns(state, "fork_exit", size, rss_mib, [&]() -> absl::StatusOr<int64_t> {
     pid_t pid = fork();
     if (pid == 0) {
       *child_ns = MonotonicNs();
       _exit(0);
     }
-    if (pid < 0) {
-      state.SkipWithError(absl::StrCat("fork: ", std::strerror(errno)).c_str());
-      break;
-    }
+    if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    start_sum += static_cast<double>(*child_ns - t0);
-  }
-  int64_t loop_ns = MonotonicNs() - begin;
-  perf.Stop();
-  ReportCommon(state, perf, "fork_exit", size, rss_mib, loop_ns, start_sum);
+    return *child_ns;
+  });
 }
 
 // Reads the helper's "<ns>\n" from the timestamp pipe.
@@ -218,28 +225,18 @@ void BM_SpawnHelper(benchmark::State& state, MethodInfo method, int size) {
   Command cmd;
   cmd.path = *helper;
   cmd.stdout_fd = stamps[1];
-  BenchmarkPerf perf(ParentFaults());
-  double start_sum = 0;
-  perf.Start();
-  int64_t begin = MonotonicNs();
-  for (auto _ : state) {
-    int64_t t0 = MonotonicNs();
+  TimeSpawns(state, std::string(method.name), size, rss_mib, [&]() -> absl::StatusOr<int64_t> {
     absl::StatusOr<int> code = Run(method.method, cmd);
+    if (!code.ok()) return code.status();
     int64_t child_ns = 0;
-    if (!code.ok() || *code != 0 || !ReadChildTimestamp(stamps[0], &child_ns)) {
-      state.SkipWithError(
-          (code.ok() ? absl::StrCat("spawn_helper exited ", *code, " or wrote no timestamp")
-                     : std::string(code.status().message()))
-              .c_str());
-      break;
+    if (*code != 0 || !ReadChildTimestamp(stamps[0], &child_ns)) {
+      return absl::InternalError(
+          absl::StrCat("spawn_helper exited ", *code, " or wrote no timestamp"));
     }
-    start_sum += static_cast<double>(child_ns - t0);
-  }
-  int64_t loop_ns = MonotonicNs() - begin;
-  perf.Stop();
+    return child_ns;
+  });
   close(stamps[0]);
   close(stamps[1]);
-  ReportCommon(state, perf, std::string(method.name), size, rss_mib, loop_ns, start_sum);
 }
 
 // spawn/clone_ns/<set>: a fork-like child in new namespaces, exiting at once.
